@@ -1,0 +1,196 @@
+"""The suite's HTTP client towards a receiver under test.
+
+Every request is bounded: connect, read and write timeouts, a total deadline for the body, a
+cap on how much of a response is read, and redirects are never followed (senders don't follow
+them, so neither does the suite). Errors become an ``Exchange`` with an ``error``; the client
+never raises on a misbehaving target.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+from punctual_conformance import __version__
+from punctual_conformance.evidence import Exchange, excerpt
+from punctual_conformance.secret import Secret
+from punctual_conformance.signing import SIGNATURE_HEADER, sign
+
+__all__ = ["RESPONSE_READ_CAP", "SIGN", "TargetClient", "client_ssl_context", "describe_error"]
+
+RESPONSE_READ_CAP = 64 * 1024
+# After this many requests in a row got no answer in time, the rest are not sent: a target
+# that never answers costs a few timeouts, not one per check.
+UNANSWERED_LIMIT = 3
+USER_AGENT = f"punctual-conformance/{__version__}"
+
+
+class _Sign:
+    """Marker: sign the body with the run's secret."""
+
+    def __repr__(self) -> str:
+        return "SIGN"
+
+
+SIGN = _Sign()
+
+
+def client_ssl_context(ca_bundle: Path | None, *, verify: bool = True) -> ssl.SSLContext:
+    """The system trust store (honouring SSL_CERT_FILE), plus the given CA bundle."""
+    context = ssl.create_default_context()
+    if ca_bundle is not None:
+        context.load_verify_locations(cafile=str(ca_bundle))
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def describe_error(error: BaseException, timeout: float) -> str:
+    """A one-line, human explanation of a transport failure."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate verification failed: {cause.verify_message}"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS handshake failed: {cause.reason or cause}"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset by the target"
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(error, httpx.ConnectTimeout):
+        return f"no connection within {timeout:g} s"
+    if isinstance(error, httpx.TimeoutException):
+        return f"no response within {timeout:g} s"
+    if isinstance(error, httpx.RemoteProtocolError):
+        return f"not a valid HTTP response: {error}"
+    if isinstance(error, httpx.ConnectError):
+        return f"cannot connect: {error}"
+    return f"{type(error).__name__}: {error}"
+
+
+class TargetClient:
+    """Sends deliveries to one endpoint and records each exchange in ``recorder``."""
+
+    def __init__(
+        self,
+        url: str,
+        secret: Secret,
+        *,
+        timeout: float,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._unanswered_in_a_row = 0
+        self._secret = secret
+        self.recorder: list[Exchange] = []
+        self.history: list[Exchange] = []  # every exchange of the session
+        self._client = httpx.Client(
+            verify=ssl_context if ssl_context is not None else True,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT},
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
+            trust_env=False,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> TargetClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def deliver(
+        self,
+        body: bytes,
+        *,
+        label: str,
+        signature: str | _Sign | None = SIGN,
+        event_id: str | None = None,
+        valid: bool = False,
+        headers: Mapping[str, str] | None = None,
+        url: str | None = None,
+    ) -> Exchange:
+        """POST ``body`` as a webhook delivery.
+
+        ``signature=SIGN`` signs the exact bytes with the run's secret; a string is sent as
+        the header value as it is; ``None`` leaves the header out.
+        """
+        request_headers = {"Content-Type": "application/json"}
+        if isinstance(signature, _Sign):
+            request_headers[SIGNATURE_HEADER] = sign(self._secret.reveal(), body)
+        elif signature is not None:
+            request_headers[SIGNATURE_HEADER] = signature
+        request_headers.update(headers or {})
+        return self.request("POST", label=label, body=body, headers=request_headers,
+                            event_id=event_id, valid=valid, url=url)
+
+    def request(
+        self,
+        method: str,
+        *,
+        label: str,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+        event_id: str | None = None,
+        valid: bool = False,
+        url: str | None = None,
+    ) -> Exchange:
+        target = url or self.url
+        exchange = Exchange(
+            label=label,
+            method=method,
+            url=target,
+            request_headers=dict(headers or {}),
+            request_body=excerpt(body),
+            request_size=len(body),
+            event_id=event_id,
+            valid=valid,
+        )
+        if self._unanswered_in_a_row >= UNANSWERED_LIMIT:
+            exchange.error = (f"not sent: the target left the last {UNANSWERED_LIMIT} requests "
+                              f"unanswered for {self.timeout:g} s each")
+            return self._record(exchange)
+        started = time.perf_counter()
+        deadline = started + self.timeout
+        try:
+            with self._client.stream(method, target, content=body, headers=headers) as response:
+                exchange.latency_ms = (time.perf_counter() - started) * 1000
+                exchange.status = response.status_code
+                exchange.response_headers = dict(response.headers)
+                exchange.response_body = excerpt(_read_capped(response, deadline))
+        except (httpx.HTTPError, OSError, ssl.SSLError) as error:
+            exchange.error = describe_error(error, self.timeout)
+            if exchange.status is None:
+                exchange.latency_ms = (time.perf_counter() - started) * 1000
+        if exchange.status is not None:
+            self._unanswered_in_a_row = 0
+        elif exchange.error and exchange.error.startswith("no "):  # a timeout
+            self._unanswered_in_a_row += 1
+        return self._record(exchange)
+
+    def _record(self, exchange: Exchange) -> Exchange:
+        self.recorder.append(exchange)
+        self.history.append(exchange)
+        return exchange
+
+
+def _read_capped(response: httpx.Response, deadline: float) -> bytes:
+    """Read at most RESPONSE_READ_CAP bytes, and stop at the deadline (a never-ending body)."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_raw():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= RESPONSE_READ_CAP or time.perf_counter() > deadline:
+            break
+    return b"".join(chunks)[:RESPONSE_READ_CAP]

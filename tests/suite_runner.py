@@ -1,0 +1,52 @@
+"""Run the conformance suite as a user would: ``python -m pytest --punctual-… `` in a fresh,
+empty folder, and read back its JSON report."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SUITE_TIMEOUT_S = 300
+
+
+@dataclass
+class SuiteRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    report: dict[str, Any] = field(default_factory=dict)
+    workdir: Path = Path()
+
+    def outcomes(self) -> dict[str, str]:
+        return {row["id"]: row["outcome"] for row in self.report.get("requirements", [])}
+
+    def failed(self) -> set[str]:
+        return {rid for rid, outcome in self.outcomes().items() if outcome == "failed"}
+
+    def explain(self) -> str:
+        return f"exit {self.returncode}\n--- stdout\n{self.stdout[-6000:]}\n--- stderr\n" \
+               f"{self.stderr[-3000:]}"
+
+
+def run_suite(workdir: Path, *args: str, secret: str | None = "test-secret",
+              env: dict[str, str] | None = None, html: bool = False) -> SuiteRun:
+    workdir.mkdir(parents=True, exist_ok=True)
+    report = workdir / "report.json"
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+               "--punctual-report-json", str(report), *args]
+    if html:
+        command += ["--punctual-report", str(workdir / "report.html")]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PUNCTUAL_")}
+    environment.pop("PYTEST_ADDOPTS", None)
+    if secret is not None:
+        environment["PUNCTUAL_WEBHOOK_SECRET"] = secret
+    environment.update(env or {})
+    completed = subprocess.run(command, cwd=workdir, env=environment, capture_output=True,
+                               text=True, timeout=SUITE_TIMEOUT_S, check=False)
+    parsed = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
+    return SuiteRun(completed.returncode, completed.stdout, completed.stderr, parsed, workdir)
