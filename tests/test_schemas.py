@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 import referencing.exceptions
 from jsonschema import Draft202012Validator
 
+from paths import SHARED
 from punctual_conformance.resources import schemas_dir
 from punctual_conformance.schemas import (
     EVENT_TYPES,
@@ -27,7 +27,7 @@ from punctual_conformance.schemas import (
 )
 
 #: The seed page, where this checkout has it (the suite itself never needs it).
-SEED = Path("/work/shared/seed/000_0b6a141571d63357.txt")
+SEED = SHARED / "seed" / "000_0b6a141571d63357.txt"
 
 #: A field of each type that must hold an email address, where it has one.
 EMAIL_FIELD = {
