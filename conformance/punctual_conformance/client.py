@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from punctual_conformance import __version__
+from punctual_conformance.deadline_transport import DeadlineTransport, total_deadline
 from punctual_conformance.evidence import Exchange, excerpt
 from punctual_conformance.secret import Secret
 from punctual_conformance.signing import SIGNATURE_HEADER, sign
@@ -64,9 +65,9 @@ def describe_error(error: BaseException, timeout: float) -> str:
             return "connection reset by the target"
         cause = cause.__cause__ or cause.__context__
     if isinstance(error, httpx.ConnectTimeout):
-        return f"no connection within {timeout:g} s"
+        return f"could not connect within {timeout:g} s"
     if isinstance(error, httpx.TimeoutException):
-        return f"no response within {timeout:g} s"
+        return f"timed out: no complete response within {timeout:g} s"
     if isinstance(error, httpx.RemoteProtocolError):
         return f"not a valid HTTP response: {error}"
     if isinstance(error, httpx.ConnectError):
@@ -92,11 +93,10 @@ class TargetClient:
         self.recorder: list[Exchange] = []
         self.history: list[Exchange] = []  # every exchange of the session
         self._client = httpx.Client(
-            verify=ssl_context if ssl_context is not None else True,
+            transport=DeadlineTransport(ssl_context or ssl.create_default_context()),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
             trust_env=False,
         )
 
@@ -163,7 +163,8 @@ class TargetClient:
         started = time.perf_counter()
         deadline = started + self.timeout
         try:
-            with self._client.stream(method, target, content=body, headers=headers) as response:
+            with total_deadline(self.timeout), \
+                    self._client.stream(method, target, content=body, headers=headers) as response:
                 exchange.latency_ms = (time.perf_counter() - started) * 1000
                 exchange.status = response.status_code
                 exchange.response_headers = dict(response.headers)
@@ -172,10 +173,10 @@ class TargetClient:
             exchange.error = describe_error(error, self.timeout)
             if exchange.status is None:
                 exchange.latency_ms = (time.perf_counter() - started) * 1000
+                if isinstance(error, httpx.TimeoutException):
+                    self._unanswered_in_a_row += 1
         if exchange.status is not None:
             self._unanswered_in_a_row = 0
-        elif exchange.error and exchange.error.startswith("no "):  # a timeout
-            self._unanswered_in_a_row += 1
         return self._record(exchange)
 
     def _record(self, exchange: Exchange) -> Exchange:
