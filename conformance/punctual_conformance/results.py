@@ -180,7 +180,7 @@ class RunResults:
                             "outcome": c.outcome.value,
                             "message": redact(c.message),
                             "duration_s": round(c.duration_s, 4),
-                            "facts": json.loads(redact(json.dumps(c.facts, default=str))),
+                            "facts": _redact_deep(c.facts, redact),
                             "exchanges": [e.redacted(redact).to_dict() for e in c.evidence],
                         }
                         for c in row.checks
@@ -194,6 +194,20 @@ class RunResults:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_json(redact), indent=2, ensure_ascii=False) + "\n",
                         encoding="utf-8")
+
+
+def _redact_deep(value: Any, redact: Callable[[str], str]) -> Any:
+    """Redact every string inside JSON-like data (keys included); other leaves become
+    JSON-compatible."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(k)): _redact_deep(v, redact) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact_deep(v, redact) for v in value]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return redact(str(value))
 
 
 def _evidence_line(exchange: Exchange) -> str:
