@@ -47,6 +47,8 @@ class Exchange:
         """One line saying what came back, for failure messages."""
         if self.status is None:
             return f"no response: {self.error}"
+        if self.latency_ms is None:
+            return str(self.status)
         return f"{self.status} after {self.latency_ms:.0f} ms"
 
     def to_dict(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from punctual_conformance.catalogue import Mode
 from punctual_conformance.outcomes import Outcome
 from punctual_conformance.results import RunResults, Verdict
 
@@ -31,7 +32,7 @@ def write_summary(reporter: pytest.TerminalReporter, results: RunResults, *, str
                 reporter.write_line(
                     f"    {row.requirement.id:<12} {row.requirement.level.value:<6} {reason}"
                 )
-    latencies = results.latencies_ms()
+    latencies = results.latencies_ms() if results.mode is Mode.RECEIVER else []
     if latencies:
         ordered = sorted(latencies)
         p50 = ordered[len(ordered) // 2]

@@ -36,7 +36,8 @@ class BadDelivery:
 
 
 BAD_DELIVERIES: dict[str, BadDelivery] = {
-    "missing": BadDelivery("RCV-SIG-01", "without a Punctual-Signature header", lambda sig, body: None),
+    "missing": BadDelivery("RCV-SIG-01", "without a Punctual-Signature header",
+                           lambda sig, body: None),
     "other-secret": BadDelivery("RCV-SIG-02", "signed with another secret",
                                 lambda sig, body: sign(_OTHER_SECRET, body)),
     # A receiver whose secret silently became "" (unset variable) accepts these: forgeable.
