@@ -44,7 +44,7 @@ pytestmark = pytest.mark.slow
 
 #: The page's examples, verbatim and read-only (copied before they are run).
 SEED_RECEIVERS = SHARED / "seed-receivers"
-#: express for the Node example: `npm install --prefix tests/seed_receivers` (package.json).
+#: express for the Node example: `npm install --prefix tests/node` (package.json).
 NODE_MODULES = Path(__file__).resolve().parent / "seed_receivers" / "node_modules"
 
 SECRET = "whsec_seed-receivers-Zq9"  # a throw-away test secret
@@ -247,7 +247,7 @@ def _expected_for(receiver: SeedReceiver) -> Expected:
         require_executable("node", "running the page's Node example")
         if not (NODE_MODULES / "express" / "package.json").is_file():
             _skip_or_fail(f"express is not installed in {NODE_MODULES}: run "
-                          "`npm install --prefix tests/seed_receivers`")
+                          "`npm install --prefix tests/node`")
         return _NODE
     if receiver.name == "python-flask":
         if importlib.util.find_spec("flask") is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import NoReturn
 
 import pytest
 
@@ -28,7 +29,11 @@ def require_executable(name: str, why: str) -> str:
     path = shutil.which(name)
     if path is not None:
         return path
-    message = f"{name!r} not found on PATH; needed for {why}"
+    skip_or_fail(f"{name!r} not found on PATH; needed for {why}")
+
+
+def skip_or_fail(message: str) -> NoReturn:
+    """Skip with ``message`` locally; fail under CI=true, where every toolchain must be there."""
     if in_ci():
         pytest.fail(f"{message} (CI=true: missing toolchains fail instead of skipping)")
     pytest.skip(message)
