@@ -44,6 +44,21 @@ def conformance(session: nox.Session) -> None:
 
 
 @nox.session
+def reports(session: nox.Session) -> None:
+    """Regenerate the example reports in reports/: the reference receiver and sender, and the
+    product page's three receivers (needs node with `npm install --prefix tests/node`, php)."""
+    session.install("-e", ".[test]")
+    env = {"PUNCTUAL_WEBHOOK_SECRET": "example-reports-secret"}
+    for mode, target, name in (("--punctual-target", "reference", "reference-receiver"),
+                               ("--punctual-sender-cmd", "reference", "reference-sender")):
+        session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "-q", mode, target,
+                    "--punctual-report", f"reports/{name}.html",
+                    "--punctual-report-json", f"reports/{name}.json", env=env)
+    session.run("python", "-m", "pytest", "-q", "tests/test_seed_receivers.py",
+                env={"PUNCTUAL_EXAMPLE_REPORTS": "reports", "CI": "true"})
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Print benchmark figures (wall time of a full receiver run, …)."""
     session.install("-e", ".[test]")

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
+from flawed_receivers import BadSignature500
 from punctual_conformance.catalogue import Mode, requirements_for
 from punctual_conformance.evidence import Exchange
 from punctual_conformance.outcomes import Outcome
-from punctual_conformance.reference_receiver import ReferenceReceiver, Reply
 from punctual_conformance.report_data import build_report_view, timelines_from_facts
 from punctual_conformance.report_html import render_html_from_data, render_html_report
 from punctual_conformance.results import CheckResult, RunResults
@@ -196,17 +196,10 @@ def assert_rows_agree(html: str, report: dict[str, Any]) -> None:
 # -- a real run: the suite against a receiver with one flaw -----------------------------------
 
 
-class Answers500ToBadSignatures(ReferenceReceiver):
-    """The one flaw: a delivery with a missing or invalid signature gets 500, not 400."""
-
-    def reject(self, status: int, message: str) -> Reply:
-        return Reply(500, {"error": "internal error"})
-
-
 @pytest.fixture(scope="module")
 def flawed_run(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
     workdir = tmp_path_factory.mktemp("html-flawed-run")
-    with Answers500ToBadSignatures(RUN_SECRET) as receiver:
+    with BadSignature500(RUN_SECRET) as receiver:
         assert receiver.ca_bundle is not None
         return run_suite(workdir, "--punctual-target", receiver.url,
                          "--punctual-ca-bundle", str(receiver.ca_bundle),

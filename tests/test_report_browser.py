@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
+from flawed_receivers import BadSignature500
 from punctual_conformance.report_html import render_html_report
 from suite_runner import SuiteRun, run_suite
-from test_html_report import Answers500ToBadSignatures, redact, sender_results
+from test_html_report import redact, sender_results
 from toolchains import in_ci, require_executable
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
@@ -65,7 +66,7 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def flawed_run(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
     workdir = tmp_path_factory.mktemp("flawed-run")
-    with Answers500ToBadSignatures(SECRET) as receiver:
+    with BadSignature500(SECRET) as receiver:
         assert receiver.ca_bundle is not None
         run = run_suite(workdir, "--punctual-target", receiver.url,
                         "--punctual-ca-bundle", str(receiver.ca_bundle),

@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from paths import SHARED
+from paths import ROOT, SHARED
 from punctual_conformance.catalogue import RECEIVER_REQUIREMENTS
 from punctual_conformance.events import new_event
 from suite_runner import SuiteRun, run_suite
@@ -45,7 +45,7 @@ pytestmark = pytest.mark.slow
 #: The page's examples, verbatim and read-only (copied before they are run).
 SEED_RECEIVERS = SHARED / "seed-receivers"
 #: express for the Node example: `npm install --prefix tests/node` (package.json).
-NODE_MODULES = Path(__file__).resolve().parent / "seed_receivers" / "node_modules"
+NODE_MODULES = ROOT / "tests" / "node" / "node_modules"
 
 SECRET = "whsec_seed-receivers-Zq9"  # a throw-away test secret
 HOST = "127.0.0.1"  # all traffic stays on the loopback interface
@@ -325,6 +325,18 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             continue
 
 
+def _keep_example_report(receiver: SeedReceiver, suite: SuiteRun) -> None:
+    """`nox -s reports` sets PUNCTUAL_EXAMPLE_REPORTS to keep these runs' reports."""
+    keep = os.environ.get("PUNCTUAL_EXAMPLE_REPORTS")
+    if not keep:
+        return
+    Path(keep).mkdir(parents=True, exist_ok=True)
+    for suffix in ("html", "json"):
+        source = suite.workdir / f"report.{suffix}"
+        if source.is_file():
+            shutil.copyfile(source, Path(keep) / f"seed-{receiver.name}.{suffix}")
+
+
 def _forge_with_empty_secret(url: str) -> str:
     """Deliver a valid event signed with the EMPTY secret: a receiver that lost its secret
     (keyed with '') accepts it, which makes signatures forgeable by anyone."""
@@ -364,7 +376,8 @@ def seed_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         try:
             _wait_ready(process, port, stderr_log)
             suite = run_suite(workdir / "suite", "--punctual-target", url,
-                              "--punctual-allow-http", secret=SECRET)
+                              "--punctual-allow-http", secret=SECRET, html=True)
+            _keep_example_report(receiver, suite)
             forged = _forge_with_empty_secret(url)
             still_running = process.poll() is None
         finally:

@@ -173,9 +173,9 @@ class TargetClient:
             exchange.error = describe_error(error, self.timeout)
             if exchange.status is None:
                 exchange.latency_ms = (time.perf_counter() - started) * 1000
-                if isinstance(error, httpx.TimeoutException):
-                    self._unanswered_in_a_row += 1
-        if exchange.status is not None:
+            if isinstance(error, httpx.TimeoutException):
+                self._unanswered_in_a_row += 1
+        if exchange.error is None:
             self._unanswered_in_a_row = 0
         return self._record(exchange)
 
@@ -186,12 +186,15 @@ class TargetClient:
 
 
 def _read_capped(response: httpx.Response, deadline: float) -> bytes:
-    """Read at most RESPONSE_READ_CAP bytes, and stop at the deadline (a never-ending body)."""
+    """Read at most RESPONSE_READ_CAP bytes; a body still coming at the deadline is a timeout
+    (a response that never ends is no answer), a body past the cap is simply cut."""
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_raw():
         chunks.append(chunk)
         size += len(chunk)
-        if size >= RESPONSE_READ_CAP or time.perf_counter() > deadline:
+        if size >= RESPONSE_READ_CAP:
             break
+        if time.perf_counter() > deadline:
+            raise httpx.ReadTimeout("the response body was still coming at the deadline")
     return b"".join(chunks)[:RESPONSE_READ_CAP]

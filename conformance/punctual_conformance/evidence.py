@@ -41,15 +41,20 @@ class Exchange:
 
     @property
     def acknowledged(self) -> bool:
+        return self.error is None and self.status is not None and 200 <= self.status < 300
+
+    @property
+    def answered_2xx(self) -> bool:
+        """A 2xx status line arrived (even if the rest of the response then failed)."""
         return self.status is not None and 200 <= self.status < 300
 
     def observed(self) -> str:
         """One line saying what came back, for failure messages."""
         if self.status is None:
             return f"no response: {self.error}"
-        if self.latency_ms is None:
-            return str(self.status)
-        return f"{self.status} after {self.latency_ms:.0f} ms"
+        observed = str(self.status) if self.latency_ms is None else \
+            f"{self.status} after {self.latency_ms:.0f} ms"
+        return observed if self.error is None else f"{observed}, then {self.error}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

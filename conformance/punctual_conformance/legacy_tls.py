@@ -62,6 +62,9 @@ def _handshake(host: str, port: int, timeout: float) -> LegacyProbe:
                                   f"handshake completed with {tls.version()}")
         except ssl.SSLError as error:
             return LegacyProbe(LegacyOutcome.REFUSED, f"handshake refused: {error.reason or error}")
+        except TimeoutError:
+            return LegacyProbe(LegacyOutcome.UNREACHABLE,
+                               f"no answer to the handshake within {timeout:g} s")
         except OSError as error:
             return LegacyProbe(LegacyOutcome.REFUSED,
                               f"connection closed during handshake: {error}")
@@ -105,9 +108,24 @@ def client_can_offer_legacy_tls() -> LegacyProbe:
                        f"this machine's TLS library cannot offer TLS 1.1 ({probe.detail})")
 
 
+def _speaks_modern_tls(host: str, port: int, timeout: float) -> LegacyProbe | None:
+    """None when a TLS 1.2+ handshake succeeds; else why the target cannot be judged (a
+    refusal of TLS 1.1 by something that speaks no TLS at all proves nothing)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw, \
+                context.wrap_socket(raw, server_hostname=host):
+            return None
+    except (OSError, ssl.SSLError) as error:
+        return LegacyProbe(LegacyOutcome.UNREACHABLE,
+                           f"the target does not complete a modern TLS handshake either: {error}")
+
+
 def probe_legacy_tls(host: str, port: int, timeout: float) -> LegacyProbe:
     """Offer only TLS 1.0/1.1 to ``host:port`` and tell what happened."""
     capability = client_can_offer_legacy_tls()
     if capability.outcome is not LegacyOutcome.ACCEPTED:
         return capability
-    return _handshake(host, port, timeout)
+    return _speaks_modern_tls(host, port, timeout) or _handshake(host, port, timeout)

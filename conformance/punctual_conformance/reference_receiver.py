@@ -31,6 +31,7 @@ Building a deliberately flawed receiver (for the suite's own tests): subclass
 ``handle_event(event)``                      the business side effect (default: nothing extra)
 ``acknowledge(event, duplicate) -> Reply``   e.g. ``Reply(409, ...)`` for duplicates, a redirect
 ``reject(status, message) -> Reply``         e.g. ``Reply(500, ...)`` for bad signatures
+``answer_other(method, path) -> Reply``      e.g. ``Reply(200, ...)`` for ``GET /webhook``
 ==========================================  ===================================================
 
 Command line (the secret comes from the environment, never from an argument)::
@@ -265,6 +266,14 @@ class ReferenceReceiver:
     def reject(self, status: int, message: str) -> Reply:
         return Reply(status, {"error": message})
 
+    def answer_other(self, method: str, path: str) -> Reply:
+        """Any request that is neither a delivery nor an observer query: 404, or 405 for a
+        wrong method on a known path (a GET of the webhook is never acknowledged)."""
+        allowed = {WEBHOOK_PATH: "POST", OBSERVER_PATH: "GET"}.get(path)
+        if allowed is None:
+            return Reply(404, {"error": "not found"})
+        return Reply(405, {"error": "method not allowed"}, {"Allow": allowed})
+
 
 # -- HTTP plumbing ------------------------------------------------------------------------
 
@@ -377,13 +386,9 @@ class _Handler(BaseHTTPRequestHandler):
     do_HEAD = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _other_method
 
     def _send_not_found_or_not_allowed(self, path: str) -> None:
+        reply = self.server.receiver.answer_other(self.command, path)
         # The request may have a body we do not read: close the connection after answering.
-        close = {"Connection": "close"}
-        allowed = {WEBHOOK_PATH: "POST", OBSERVER_PATH: "GET"}.get(path)
-        if allowed is None:
-            self._send(Reply(404, {"error": "not found"}, close))
-        else:
-            self._send(Reply(405, {"error": "method not allowed"}, {**close, "Allow": allowed}))
+        self._send(Reply(reply.status, reply.body, {**reply.headers, "Connection": "close"}))
 
     def _read_body(self) -> bytes | None:
         """The raw body, or ``None`` after answering an error (the connection is then closed)."""
@@ -410,8 +415,13 @@ class _Handler(BaseHTTPRequestHandler):
         return body
 
     def _send(self, reply: Reply) -> None:
-        payload = json.dumps(dict(reply.body)).encode("utf-8")
         self.send_response(reply.status)
+        if reply.status in (204, 304) or reply.status < 200:  # these never carry a body
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            return
+        payload = json.dumps(dict(reply.body)).encode("utf-8")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         for name, value in reply.headers.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 import threading
 from collections.abc import Callable
 
@@ -22,6 +23,12 @@ SEQUENTIAL_COPIES = 3
 CONCURRENT_COPIES = 10
 
 
+def _fresh_booking() -> Event:
+    """A booking.created about a booking of its own, so only RCV-IDEM-04 is about object ids."""
+    return new_event("booking.created",
+                     object_overrides={"id": f"booking_{secrets.token_hex(6)}"})
+
+
 def _deliver_copies(client: TargetClient, event: Event, copies: int) -> list[Exchange]:
     return [deliver_valid(client, event, f"copy {n} of {event.id}") for n in range(1, copies + 1)]
 
@@ -35,7 +42,7 @@ def _require_first_acknowledged(exchanges: list[Exchange]) -> None:
 
 @check("RCV-IDEM-01")
 def test_redelivery_is_acknowledged_again(punctual_client: TargetClient) -> None:
-    exchanges = _deliver_copies(punctual_client, new_event("booking.created"), SEQUENTIAL_COPIES)
+    exchanges = _deliver_copies(punctual_client, _fresh_booking(), SEQUENTIAL_COPIES)
     _require_first_acknowledged(exchanges)
     for number, exchange in enumerate(exchanges[1:], start=2):
         expect_acknowledged(exchange, f"redelivery {number} of an acknowledged event "
@@ -46,7 +53,7 @@ def test_redelivery_is_acknowledged_again(punctual_client: TargetClient) -> None
 def test_sequential_duplicates_processed_once(
     punctual_client: TargetClient, punctual_processed_count: Callable[[str], int] | None
 ) -> None:
-    event = new_event("booking.created")
+    event = _fresh_booking()
     exchanges = _deliver_copies(punctual_client, event, SEQUENTIAL_COPIES)
     _require_first_acknowledged(exchanges)
     processed = count_processed(punctual_processed_count, event.id)
@@ -59,7 +66,7 @@ def test_sequential_duplicates_processed_once(
 def test_concurrent_duplicates_processed_once(
     punctual_client: TargetClient, punctual_processed_count: Callable[[str], int] | None
 ) -> None:
-    event = new_event("booking.created")
+    event = _fresh_booking()
     start = threading.Barrier(CONCURRENT_COPIES)
     exchanges: list[Exchange] = []
 

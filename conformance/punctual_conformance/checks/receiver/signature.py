@@ -95,7 +95,7 @@ def bad_deliveries(
 def _expect_refused(run: BadDeliveryRun, client: TargetClient) -> None:
     __tracebackhide__ = True
     client.recorder.append(run.exchange)
-    expect(run.exchange.status is not None and not run.exchange.acknowledged,
+    expect(run.exchange.status is not None and not run.exchange.answered_2xx,
            f"{REFUSAL} of a delivery {run.exchange.label}", run.exchange.observed())
 
 

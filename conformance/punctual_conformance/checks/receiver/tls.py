@@ -36,7 +36,8 @@ def test_certificate_verifies(_tls_rows_apply: None, punctual_target: Target,
     if punctual_tls.exchange is not None:
         punctual_client.recorder.append(punctual_tls.exchange)
     if not punctual_tls.verified and not punctual_tls.certificate_rejected:
-        not_verified(f"no TLS connection could be made: {punctual_tls.error}")
+        not_verified(f"the probe request got no answer, so the certificate was not judged: "
+                     f"{punctual_tls.error}")
     expect(punctual_tls.verified,
            "the certificate verifies against the system trust store"
            + (f" and {punctual_target.ca_bundle}" if punctual_target.ca_bundle else ""),
