@@ -180,6 +180,8 @@ class TargetClient:
         return self._record(exchange)
 
     def _record(self, exchange: Exchange) -> Exchange:
+        # A hostile or careless target may echo the secret back: it never leaves this object.
+        exchange = exchange.redacted(self._secret.redact)
         self.recorder.append(exchange)
         self.history.append(exchange)
         return exchange

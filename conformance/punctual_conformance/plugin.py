@@ -200,7 +200,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if RESULTS_KEY not in config.stash:
         return
     settings = config.stash[SETTINGS_KEY]
-    write_summary(terminalreporter, results_of(config), strict=settings.strict)
+    redact = settings.secret.redact if settings.secret else str
+    write_summary(terminalreporter, results_of(config), strict=settings.strict, redact=redact)
 
 
 __all__ = ["CHECKS_DIR", "Verdict"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html
+import json
 import os
 import secrets
+import urllib.parse
 
 __all__ = ["SECRET_ENV", "MissingSecret", "Secret"]
 
@@ -41,8 +44,17 @@ class Secret:
         return self._value
 
     def redact(self, text: str) -> str:
-        """Replace every occurrence of the secret in ``text``."""
-        return text.replace(self._value, "[secret redacted]")
+        """Replace every occurrence of the secret in ``text``, also in the encodings a target
+        may echo it in (JSON-escaped, HTML-escaped, percent-encoded)."""
+        for form in self._forms():
+            text = text.replace(form, "[secret redacted]")
+        return text
+
+    def _forms(self) -> list[str]:
+        value = self._value
+        forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1],
+                 html.escape(value), urllib.parse.quote(value), urllib.parse.quote_plus(value)}
+        return sorted(forms, key=len, reverse=True)
 
     def __repr__(self) -> str:
         return "Secret('[redacted]')"

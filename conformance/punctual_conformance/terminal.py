@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from punctual_conformance.catalogue import Mode
@@ -17,10 +19,11 @@ _MARKUP = {
 }
 
 
-def write_summary(reporter: pytest.TerminalReporter, results: RunResults, *, strict: bool) -> None:
+def write_summary(reporter: pytest.TerminalReporter, results: RunResults, *, strict: bool,
+                  redact: Callable[[str], str]) -> None:
     rows = results.rows()
     reporter.write_sep("=", f"Punctual Webhooks v1 conformance ({results.mode.value} mode)")
-    reporter.write_line(f"target: {results.target}")
+    reporter.write_line(f"target: {redact(results.target)}")
     for outcome in Outcome:
         chosen = [row for row in rows if row.outcome is outcome]
         if not chosen:
@@ -28,7 +31,8 @@ def write_summary(reporter: pytest.TerminalReporter, results: RunResults, *, str
         reporter.write_line(f"{outcome.value:>13}: {len(chosen)} requirement(s)")
         if outcome in (Outcome.FAILED, Outcome.NOT_VERIFIED, Outcome.SKIPPED):
             for row in chosen:
-                reason = row.reason if len(row.reason) <= 150 else row.reason[:149] + "…"
+                reason = redact(row.reason)
+                reason = reason if len(reason) <= 150 else reason[:149] + "…"
                 reporter.write_line(
                     f"    {row.requirement.id:<12} {row.requirement.level.value:<6} {reason}"
                 )
@@ -42,7 +46,7 @@ def write_summary(reporter: pytest.TerminalReporter, results: RunResults, *, str
             f"p95 {p95:.0f} ms, max {ordered[-1]:.0f} ms"
         )
     for note in results.notes:
-        reporter.write_line(note)
+        reporter.write_line(redact(note))
     verdict = results.verdict()
     claim = "" if results.conformance_claim() else (
         " (development mode: no conformance claim)" if results.development_mode
