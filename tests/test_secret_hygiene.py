@@ -9,12 +9,12 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from suite_runner import SuiteRun, run_suite
 
 from punctual_conformance.client import TargetClient
 from punctual_conformance.evidence import Exchange
 from punctual_conformance.reference_receiver import Envelope, ReferenceReceiver, Reply
 from punctual_conformance.secret import SECRET_ENV, MissingSecret, Secret
+from suite_runner import SuiteRun, run_suite
 
 SECRET = "Zq9-ﬁ-sécret-✓-7731 \"quoted\" <b>&amp;"
 
