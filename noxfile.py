@@ -38,8 +38,8 @@ def conformance(session: nox.Session) -> None:
     session.install("-e", ".")
     session.run(
         "python", "-m", "pytest", "--punctual-target", "reference",
-        "--punctual-report", "reports/reference-receiver.html",
-        "--punctual-report-json", "reports/reference-receiver.json", *session.posargs,
+        "--punctual-report", "punctual-report.html",
+        "--punctual-report-json", "punctual-report.json", *session.posargs,
     )
 
 
