@@ -24,6 +24,7 @@ from punctual_conformance.signing import SIGNATURE_HEADER, sign
 __all__ = ["RESPONSE_READ_CAP", "SIGN", "TargetClient", "client_ssl_context", "describe_error"]
 
 RESPONSE_READ_CAP = 64 * 1024
+ERROR_TEXT_LIMIT = 300
 # After this many requests in a row got no answer in time, the rest are not sent: a target
 # that never answers costs a few timeouts, not one per check.
 UNANSWERED_LIMIT = 3
@@ -52,7 +53,16 @@ def client_ssl_context(ca_bundle: Path | None, *, verify: bool = True) -> ssl.SS
 
 
 def describe_error(error: BaseException, timeout: float) -> str:
-    """A one-line, human explanation of a transport failure."""
+    """A one-line, human explanation of a transport failure, at most ERROR_TEXT_LIMIT
+    characters (an HTTP parser quotes the offending line whole: up to ~100 KiB of garbage,
+    which would otherwise be copied into every row's reason and both reports)."""
+    text = _describe_error(error, timeout)
+    if len(text) <= ERROR_TEXT_LIMIT:
+        return text
+    return f"{text[:ERROR_TEXT_LIMIT]}… [{len(text) - ERROR_TEXT_LIMIT} more characters]"
+
+
+def _describe_error(error: BaseException, timeout: float) -> str:
     cause: BaseException | None = error
     while cause is not None:
         if isinstance(cause, ssl.SSLCertVerificationError):
