@@ -24,13 +24,13 @@ import copy
 import functools
 import json
 from typing import Any
-from urllib.parse import urldefrag, urljoin
 
 import hypothesis
 import schemathesis
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis import strategies as st
 
+from punctual_conformance.contract_docs import bundle_schemas
 from punctual_conformance.schemas import (
     EVENT_TYPES,
     SCHEMA_BASE_URI,
@@ -51,41 +51,11 @@ OPENAPI_PATH_PREFIX = "/webhook/"
 _COMPONENTS = "#/components/schemas/"
 
 
-def _component_name(uri: str) -> str:
-    """``https://.../v1/booking.created.schema.json`` -> ``booking.created``."""
-    name = uri.rsplit("/", 1)[-1]
-    return name.removesuffix(".schema.json")
-
-
-def _bundle(schema: Any, base_uri: str) -> Any:
-    """Copy ``schema`` with ``$id``/``$schema`` dropped and each ``$ref`` made component-local."""
-    if isinstance(schema, list):
-        return [_bundle(item, base_uri) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    bundled: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key in ("$id", "$schema"):
-            continue
-        if key == "$ref" and isinstance(value, str):
-            target, fragment = urldefrag(urljoin(base_uri, value))
-            if not target.startswith(SCHEMA_BASE_URI):
-                raise ValueError(f"cannot bundle a $ref outside the Punctual schemas: {value!r}")
-            bundled[key] = _COMPONENTS + _component_name(target) + fragment
-        elif key in ("examples", "const", "enum", "default"):
-            bundled[key] = copy.deepcopy(value)  # instance data, not subschemas
-        else:
-            bundled[key] = _bundle(value, base_uri)
-    return bundled
-
-
 @functools.cache
 def _document() -> dict[str, Any]:
-    components = {
-        _component_name(uri): _bundle(contents, uri)
-        for uri, contents in sorted(schema_files().items())
-        if uri.startswith(SCHEMA_BASE_URI)
-    }
+    components = bundle_schemas(
+        sorted(uri for uri in schema_files() if uri.startswith(SCHEMA_BASE_URI))
+    )
     webhooks: dict[str, Any] = {}
     paths: dict[str, Any] = {}
     for event_type in EVENT_TYPES:

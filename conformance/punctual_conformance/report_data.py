@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from punctual_conformance.results import redact_deep
+
 __all__ = [
     "AreaView",
     "AttemptMark",
@@ -255,7 +257,7 @@ class ReportView:
 def build_report_view(data: Mapping[str, Any], suite_version: str,
                       redact: Redact = lambda text: text) -> ReportView:
     """The view of one report; ``data`` is ``RunResults.to_json(redact)``."""
-    data = _redact_deep(data, redact)
+    data = redact_deep(data, redact)
     rows = [_row(row) for row in data["requirements"]]
     areas: list[AreaView] = []
     for row in rows:
@@ -498,16 +500,6 @@ def _timeline(title: str, attempts: list[Mapping[str, Any]]) -> TimelineView | N
 
 
 # -- small helpers ----------------------------------------------------------------------------
-
-
-def _redact_deep(value: Any, redact: Redact) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, Mapping):
-        return {redact(str(k)): _redact_deep(v, redact) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_redact_deep(v, redact) for v in value]
-    return value
 
 
 _EXPECTED_OBSERVED = re.compile(r"^Expected: (?P<expected>.*?) Observed: (?P<observed>.*)$")

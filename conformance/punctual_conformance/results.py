@@ -25,6 +25,7 @@ __all__ = [
     "Verdict",
     "aggregate_outcome",
     "compute_verdict",
+    "redact_deep",
 ]
 
 
@@ -180,7 +181,7 @@ class RunResults:
                             "outcome": c.outcome.value,
                             "message": redact(c.message),
                             "duration_s": round(c.duration_s, 4),
-                            "facts": _redact_deep(c.facts, redact),
+                            "facts": redact_deep(c.facts, redact),
                             "exchanges": [e.redacted(redact).to_dict() for e in c.evidence],
                         }
                         for c in row.checks
@@ -196,15 +197,15 @@ class RunResults:
                         encoding="utf-8")
 
 
-def _redact_deep(value: Any, redact: Callable[[str], str]) -> Any:
+def redact_deep(value: Any, redact: Callable[[str], str]) -> Any:
     """Redact every string inside JSON-like data (keys included); other leaves become
     JSON-compatible."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {redact(str(k)): _redact_deep(v, redact) for k, v in value.items()}
+        return {redact(str(k)): redact_deep(v, redact) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_redact_deep(v, redact) for v in value]
+        return [redact_deep(v, redact) for v in value]
     if value is None or isinstance(value, (bool, int, float)):
         return value
     return redact(str(value))
