@@ -38,6 +38,6 @@ def bench_sender_rows(secret: str) -> list[tuple[str, str, str]]:
     return [
         (f"(c) reference sender, {DELIVERIES} deliveries (history in SQLite)",
          f"{DELIVERIES / sender_s:.0f} /s", f"{sender_s / floor_s:.1f}x the floor's time"),
-        (f"(c) floor: plain httpx loop, {DELIVERIES} signed POSTs", f"{DELIVERIES / floor_s:.0f} /s",
-         "keep-alive connection"),
+        (f"(c) floor: plain httpx loop, {DELIVERIES} signed POSTs",
+         f"{DELIVERIES / floor_s:.0f} /s", "keep-alive connection"),
     ]

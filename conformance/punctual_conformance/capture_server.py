@@ -24,6 +24,12 @@ request's ``arrived`` is ``time.monotonic()`` taken the moment its request line 
 before the headers and body. The error of these times is measured by
 :func:`measure_timing_error` (a client sending at known times) and reported by the suite.
 Every wait is bounded and :meth:`CaptureServer.stop` joins every thread.
+
+Memory is bounded against a sender that floods the server: a body is kept up to
+:data:`MAX_BODY` bytes (the rest is read and dropped), a request line and each header line
+up to 64 KiB, and a route records its first :data:`MAX_CAPTURES` requests, while the
+bodies the server keeps stay under :data:`MAX_KEPT_BODY_BYTES` in all; later requests are
+answered by the script as usual and counted (:attr:`Route.received`), not recorded.
 """
 
 from __future__ import annotations
@@ -57,6 +63,8 @@ __all__ = [
 ]
 
 MAX_BODY = 1024 * 1024  # bytes of a request body kept (more is read and dropped)
+MAX_CAPTURES = 1000  # requests recorded per route (more are answered and counted only)
+MAX_KEPT_BODY_BYTES = 64 * 1024 * 1024  # bytes of bodies one server keeps in all
 HANDSHAKE_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
 LOCATION_PREFIX = "/__location__"
@@ -131,22 +139,33 @@ class Route:
             raise ValueError("a script needs at least one action")
         self.path = path
         self.script = tuple(script)
-        self.captures: list[Capture] = []
+        self.captures: list[Capture] = []  # the first MAX_CAPTURES, in arrival order
+        self.received = 0  # every request to this route, recorded or not
         self.released = threading.Event()
         self._lock = threading.Lock()
 
     def _next(self) -> tuple[int, Action]:
+        """The request's 1-based index (unique, also under concurrent requests) and action."""
         with self._lock:
-            index = len(self.captures) + 1
+            self.received += 1
+            index = self.received
             return index, self.script[min(index, len(self.script)) - 1]
 
     def _record(self, capture: Capture) -> None:
         with self._lock:
-            self.captures.append(capture)
+            if capture.index <= MAX_CAPTURES:
+                self.captures.append(capture)
+
+    @property
+    def unrecorded(self) -> int:
+        """Requests answered but not recorded (beyond :data:`MAX_CAPTURES`)."""
+        with self._lock:
+            return self.received - len(self.captures)
 
     def snapshot(self) -> list[Capture]:
+        """The recorded requests, ordered by index."""
         with self._lock:
-            return list(self.captures)
+            return sorted(self.captures, key=lambda capture: capture.index)
 
     def release(self) -> None:
         """End every hold on this route now (the connections are closed without an answer)."""
@@ -182,6 +201,8 @@ class CaptureServer:
         self.unrouted: list[Capture] = []
         self.rejected: list[Rejected] = []
         self.connections = 0
+        self._kept_body_bytes = 0
+        self._budget_spent = False  # once spent, nothing more is kept (recorded = a prefix)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server = _Server((host, 0), self)
@@ -280,9 +301,20 @@ class CaptureServer:
             self.connections += 1
 
     def _unrouted(self, capture: Capture) -> None:
+        if not self._keep_body(len(capture.body)):
+            return
         with self._lock:
             if len(self.unrouted) < 200:
                 self.unrouted.append(capture)
+
+    def _keep_body(self, size: int) -> bool:
+        """Whether a body of ``size`` bytes still fits the server's budget (then counted)."""
+        with self._lock:
+            if self._budget_spent or self._kept_body_bytes + size > MAX_KEPT_BODY_BYTES:
+                self._budget_spent = True
+                return False
+            self._kept_body_bytes += size
+            return True
 
 
 class _Server(ThreadingHTTPServer):
@@ -415,7 +447,8 @@ class _Handler(BaseHTTPRequestHandler):
         index, action = route._next()
         capture = Capture(index, connected, arrived, self.command, self.path, headers, body,
                           size, action, note=note)
-        route._record(capture)
+        if index <= MAX_CAPTURES and owner._keep_body(len(body)):
+            route._record(capture)
         if action.kind == "respond":
             assert action.status is not None
             self._answer(action.status, capture)

@@ -121,8 +121,11 @@ def pytest_runtest_makereport(
     if report.when == "call" or (report.when == "setup" and not report.passed):
         results_of(item.config).add(_check_result(item, call, report, requirement_id))
     if call.excinfo is not None and call.excinfo.errisinstance(RequirementFailed):
-        # The check's code is not the news; what was expected and observed is.
-        report.longrepr = f"{requirement_id}: {call.excinfo.value}"
+        # The check's code is not the news; what was expected and observed is (and a
+        # message built from what a target sent passes through the redaction first).
+        settings = item.config.stash[SETTINGS_KEY]
+        redact = settings.secret.redact if settings.secret else str
+        report.longrepr = redact(f"{requirement_id}: {call.excinfo.value}")
     return report
 
 

@@ -15,6 +15,19 @@ evidence, never an error), caps what it keeps of stdout and stderr, and ends the
 group when the sender outlives its bound or the caller says the scenario is over. It never
 hangs: every wait has a deadline.
 
+Hostile senders (decisions):
+
+* Every stdout line is parsed however much the sender prints (a flood of garbage never hides
+  the attempt lines after it); what is *kept* is capped (:data:`KEPT_REPORTS` attempt lines,
+  :data:`KEPT_GARBAGE` garbage lines of 200 characters, :data:`STDERR_CAP` of stderr), so
+  memory stays bounded; a line longer than :data:`LINE_CAP` is read in pieces and skipped.
+* Whatever the sender prints is redacted (the secret, also JSON-escaped; and any string a
+  JSON line decodes to) *before* it is cut or parsed, so neither a cut through the secret
+  nor an escaped copy of it reaches a report, a failure message or the terminal.
+* A process the sender leaves behind in a session of its own (out of reach of the process
+  group kill) is found by a token in its environment (``PUNCTUAL_SENDER_RUN``, inherited by
+  every descendant) and killed too (Linux: ``/proc``; elsewhere only the group is killed).
+
 Beyond the contract, a sender may declare its retry schedule in one stdout line (the suite
 then judges backoff against it)::
 
@@ -32,6 +45,8 @@ import importlib
 import json
 import math
 import os
+import re
+import secrets
 import shlex
 import signal
 import subprocess
@@ -43,7 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from punctual_conformance.secret import SECRET_ENV
+from punctual_conformance.secret import SECRET_ENV, Secret
 
 __all__ = [
     "ENDPOINT_ENV",
@@ -64,11 +79,11 @@ ENDPOINT_ENV = "PUNCTUAL_ENDPOINT_URL"
 EVENT_FILE_ENV = "PUNCTUAL_EVENT_FILE"
 CA_BUNDLE_ENV = "PUNCTUAL_CA_BUNDLE"
 TIME_SCALE_ENV = "PUNCTUAL_TIME_SCALE"
+RUN_MARKER_ENV = "PUNCTUAL_SENDER_RUN"  # marks the sender's descendants (see _kill_strays)
 REFERENCE_WORD = "reference"
 PYTHON_PREFIX = "python:"
 
 LINE_CAP = 8 * 1024  # characters of one stdout line considered
-STDOUT_CAP = 512 * 1024  # characters of stdout read in all (the rest is drained, not kept)
 STDERR_CAP = 16 * 1024  # characters of stderr kept
 KEPT_GARBAGE = 50  # garbage lines kept as evidence
 KEPT_REPORTS = 2000
@@ -121,8 +136,9 @@ class SenderRun:
     reports: list[AttemptReport] = field(default_factory=list)
     declaration: Declaration | None = None
     garbage: list[str] = field(default_factory=list)
-    stdout_truncated: bool = False
+    stdout_truncated: bool = False  # an overlong line, or more lines than are kept
     stderr: str = ""
+    strays_killed: int = 0  # processes left behind outside the process group, killed
 
     @property
     def duration_s(self) -> float:
@@ -135,7 +151,28 @@ class SenderRun:
             return f"still running after the scenario's bound ({self.duration_s:.1f} s): killed"
         if self.exit_code is None:
             return f"stopped by the suite after {self.duration_s:.2f} s"
+        if self.exit_code < 0:
+            return f"killed by {_signal_name(-self.exit_code)} after {self.duration_s:.2f} s"
         return f"exit {self.exit_code} after {self.duration_s:.2f} s"
+
+    def exit_kind(self) -> str:
+        """How the run ended, without its duration (for summaries over many runs)."""
+        if self.launch_error:
+            return f"could not start: {self.launch_error}"
+        if self.outlived_bound:
+            return "still running at the scenario's bound: killed"
+        if self.exit_code is None:
+            return "stopped by the suite"
+        if self.exit_code < 0:
+            return f"killed by {_signal_name(-self.exit_code)}"
+        return f"exit {self.exit_code}"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return f"signal {number} ({signal.Signals(number).name})"
+    except ValueError:
+        return f"signal {number}"
 
 
 def _int_or_none(value: object) -> int | None:
@@ -149,14 +186,26 @@ def _number_or_none(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def parse_line(line: str, received: float) -> AttemptReport | Declaration | None:
-    """An attempt report, a schedule declaration, or ``None`` (garbage) for one stdout line."""
+def parse_line(line: str, received: float,
+               redact: Callable[[str], str] | None = None) -> AttemptReport | Declaration | None:
+    """An attempt report, a schedule declaration, or ``None`` (garbage) for one stdout line.
+
+    With ``redact``, every string the line decodes to is redacted too (a secret may be
+    escaped in ways a text search misses); ``raw`` is then the redacted re-serialization."""
     try:
         value = json.loads(line)
     except (ValueError, RecursionError):
         return None
     if not isinstance(value, dict):
         return None
+    if redact is not None:
+        try:
+            cleaned = _redact_json(value, redact)
+            if cleaned != value:
+                value = cleaned
+                line = json.dumps(cleaned, ensure_ascii=False)
+        except RecursionError:  # nested as deep as the parser allows: garbage
+            return None
     if "schedule" in value and isinstance(value["schedule"], dict):
         s = value["schedule"]
         return Declaration(
@@ -183,6 +232,16 @@ def parse_line(line: str, received: float) -> AttemptReport | Declaration | None
     final = value.get("final") is True
     return AttemptReport(attempt, status, code, at, final, received, line[:500],
                          tuple(problems))
+
+
+def _redact_json(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(k)): _redact_json(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_json(v, redact) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -269,7 +328,9 @@ class SenderCommand:
             "SSL_CERT_FILE": str(ca_bundle),
             TIME_SCALE_ENV: repr(time_scale),
             "PYTHONUNBUFFERED": "1",
+            RUN_MARKER_ENV: secrets.token_hex(16),
         })
+        redact = _redactor(secret)
         run = SenderRun(display=self.command, started=time.monotonic())
         try:
             process = subprocess.Popen(
@@ -282,10 +343,11 @@ class SenderCommand:
             run.launch_error = f"{type(error).__name__}: {error.strerror or error}"
             return run
         readers = [
-            threading.Thread(target=_read_stdout, args=(process.stdout, run, on_report),
+            threading.Thread(target=_read_stdout,
+                             args=(process.stdout, run, on_report, redact),
                              daemon=True, name="punctual-sender-stdout"),
-            threading.Thread(target=_read_stderr, args=(process.stderr, run), daemon=True,
-                             name="punctual-sender-stderr"),
+            threading.Thread(target=_read_stderr, args=(process.stderr, run, redact),
+                             daemon=True, name="punctual-sender-stderr"),
         ]
         for reader in readers:
             reader.start()
@@ -306,6 +368,7 @@ class SenderCommand:
         finally:
             run.ended = time.monotonic()
             _kill_group(process)
+            run.strays_killed = _kill_strays(env[RUN_MARKER_ENV])
             for reader in readers:
                 reader.join(timeout=5)
             for stream in (process.stdout, process.stderr):
@@ -323,32 +386,76 @@ def _kill_group(process: subprocess.Popen[str]) -> None:
         process.wait(timeout=5)
 
 
+def _same(text: str) -> str:
+    return text
+
+
+def _redactor(secret: str) -> Callable[[str], str]:
+    """:meth:`Secret.redact`, skipped for a text that cannot hold the secret in any of its
+    forms: every form (plain, JSON-, HTML- or percent-escaped) keeps the secret's ASCII letters
+    and digits, so a text without its longest run of them holds none (a garbage flood is
+    then not slowed by the redaction of each line)."""
+    if not secret:
+        return _same
+    redact = Secret(secret).redact
+    probe = max(re.findall(r"[A-Za-z0-9]+", secret), key=len, default="")
+    if not probe:
+        return redact
+    return lambda text: redact(text) if probe in text else text
+
+
+def _kill_strays(token: str) -> int:
+    """SIGKILL every process whose environment carries the run's token (descendants that
+    left the sender's process group); how many. A no-op without ``/proc``."""
+    needle = f"{RUN_MARKER_ENV}={token}".encode()
+    killed: set[int] = set()
+    for _ in range(3):  # a stray may have forked while the first pass ran
+        found = False
+        with contextlib.suppress(OSError):
+            for entry in os.scandir("/proc"):
+                if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                    continue
+                try:
+                    with open(f"/proc/{entry.name}/environ", "rb") as environ:
+                        carries = needle in environ.read()
+                except OSError:
+                    continue  # gone, a kernel thread, or another user's
+                if carries:
+                    with contextlib.suppress(OSError):
+                        os.kill(int(entry.name), signal.SIGKILL)
+                        killed.add(int(entry.name))
+                        found = True
+        if not found:
+            break
+    return len(killed)
+
+
 def _read_stdout(stream: IO[str] | None, run: SenderRun,
-                 on_report: Callable[[AttemptReport], None] | None) -> None:
+                 on_report: Callable[[AttemptReport], None] | None,
+                 redact: Callable[[str], str] = _same) -> None:
+    """Parse every line (however many); keep at most the caps (see the module docstring)."""
     if stream is None:
         return
-    read = 0
     with contextlib.suppress(OSError, ValueError):
         while True:
             line = stream.readline(LINE_CAP)
             if not line:
                 return
-            read += len(line)
-            if read > STDOUT_CAP:
-                run.stdout_truncated = True
-                continue  # drain, so the sender never blocks on a full pipe
             if len(line) == LINE_CAP and not line.endswith("\n"):
                 # An overlong line: keep its start as garbage and skip the rest of it.
                 run.stdout_truncated = True
-                _keep_garbage(run, line)
+                _keep_garbage(run, redact(line))
                 while line and not line.endswith("\n"):
                     line = stream.readline(LINE_CAP)
                 continue
-            text = line.strip()
+            text = redact(line.strip())
             if not text:
                 continue
-            parsed = parse_line(text, time.monotonic())
-            if isinstance(parsed, AttemptReport) and len(run.reports) < KEPT_REPORTS:
+            parsed = parse_line(text, time.monotonic(), redact)
+            if isinstance(parsed, AttemptReport):
+                if len(run.reports) >= KEPT_REPORTS:
+                    run.stdout_truncated = True
+                    continue
                 run.reports.append(parsed)
                 if on_report is not None:
                     on_report(parsed)
@@ -361,22 +468,36 @@ def _read_stdout(stream: IO[str] | None, run: SenderRun,
 def _keep_garbage(run: SenderRun, text: str) -> None:
     if len(run.garbage) < KEPT_GARBAGE:
         run.garbage.append(text[:200])
+    else:
+        run.stdout_truncated = True
 
 
-def _read_stderr(stream: IO[str] | None, run: SenderRun) -> None:
+def _read_stderr(stream: IO[str] | None, run: SenderRun,
+                 redact: Callable[[str], str] = _same) -> None:
+    """Keep the first :data:`STDERR_CAP` characters, redacted; drain the rest.
+
+    A little more is read than kept, and redacted before the cut, so a secret straddling
+    the cut is redacted whole; when the stream went on, that overhang is dropped, since it
+    may end in the start of a secret."""
     if stream is None:
         return
+    overhang = 4096
     kept: list[str] = []
     size = 0
+    ended = False
     with contextlib.suppress(OSError, ValueError):
         while True:
             chunk = stream.read(4096)
             if not chunk:
+                ended = True
                 break
-            if size < STDERR_CAP:
-                kept.append(chunk[: STDERR_CAP - size])
+            if size < STDERR_CAP + overhang:
+                kept.append(chunk[: STDERR_CAP + overhang - size])
                 size += len(kept[-1])
-    run.stderr = "".join(kept)
+    text = redact("".join(kept))
+    if not ended or size >= STDERR_CAP + overhang:
+        text = text[: max(0, len(text) - overhang)]
+    run.stderr = text[:STDERR_CAP]
 
 
 # -- the python: form ---------------------------------------------------------------------

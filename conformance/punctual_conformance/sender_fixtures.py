@@ -155,6 +155,13 @@ class ScenarioRun:
     listening_at: float | None = None  # refused: when the port started listening
     listened_on_report: bool = False
     grace_s: float = 0.0
+    received: int = 0  # requests to the route, also those beyond the recorded ones
+    location_received: int = 0  # requests that followed a redirect, recorded or not
+
+    @property
+    def unrecorded(self) -> int:
+        """Requests answered but not recorded (a flood beyond the capture server's cap)."""
+        return self.received - len(self.captures)
 
     @property
     def name(self) -> str:
@@ -240,7 +247,9 @@ def punctual_scenarios(
     backoff = runs.get("backoff")
     if backoff is not None and len(backoff.captures) > 1:
         arrivals = [c.arrived for c in backoff.captures]
-        gaps = ", ".join(f"{(b - a) * 1000:.0f}" for a, b in pairwise(arrivals))
+        gaps = ", ".join(f"{(b - a) * 1000:.0f}" for a, b in pairwise(arrivals[:21]))
+        if len(arrivals) > 21:
+            gaps += f" … ({len(arrivals) - 21} more)"
         results.notes.append(f"backoff scenario: gaps between attempts {gaps} ms "
                              f"(time scale {punctual_capture.time_scale:g})")
     results.notes.append(f"{len(runs)} sender scenarios ran in "
@@ -312,7 +321,10 @@ def _run_scenario(scenario: Scenario, rig: CaptureRig, sender: SenderCommand,
             time.sleep(min(wait, rig.bound_s))
     route.release()
     observed.captures = route.snapshot()
-    observed.location_captures = server.location_route(route).snapshot()
+    observed.received = max(route.received, len(observed.captures))
+    location = server.location_route(route)
+    observed.location_captures = location.snapshot()
+    observed.location_received = max(location.received, len(observed.location_captures))
     return observed
 
 

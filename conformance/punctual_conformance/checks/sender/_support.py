@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -36,6 +37,8 @@ from punctual_conformance.sender_command import Declaration
 from punctual_conformance.sender_fixtures import ScenarioRun, event_file_envelope
 from punctual_conformance.signing import SIGNATURE_HEADER, sign
 
+EVIDENCE_CAP = 40  # exchanges one check shows (a flooding sender makes thousands)
+REPORTED_CAP = 100  # attempt lines one check shows
 DEFAULT_FACTOR = 1.5
 DEFAULT_JITTER = 0.0
 _RFC3339_UTC = re.compile(
@@ -73,6 +76,14 @@ def exchange_of(run: ScenarioRun, capture: Capture, secret: str, label: str = ""
         # acknowledgement latency the terminal summarises; sender attempts are not those.
         valid=False,
     )
+
+
+def exit_summary(scenarios: dict[str, ScenarioRun]) -> str:
+    """How the sender's runs ended, e.g. ``19 runs: 19x exit 3``."""
+    kinds = Counter(run.run.exit_kind() for run in scenarios.values())
+    shown = ", ".join(f"{count}x {kind}" for kind, count in kinds.most_common(3))
+    more = "" if len(kinds) <= 3 else f", {len(kinds) - 3} other kind(s)"
+    return f"{len(scenarios)} runs: {shown}{more}"
 
 
 def _event_id(body: bytes) -> str | None:
@@ -214,8 +225,16 @@ def run_facts(run: ScenarioRun) -> dict[str, Any]:
         "sender": run.run.describe_exit(),
         "time_scale": run.time_scale,
         "attempts": attempt_table(run),
-        "reported": [r.raw for r in run.reports],
+        "reported": [r.raw for r in run.reports[:REPORTED_CAP]],
     }
+    if len(run.reports) > REPORTED_CAP:
+        facts["reported_not_shown"] = len(run.reports) - REPORTED_CAP
+    if run.unrecorded:
+        facts["requests_not_recorded"] = run.unrecorded
+    if run.run.stdout_truncated:
+        facts["stdout_truncated"] = True
+    if run.run.strays_killed:
+        facts["stray_processes_killed"] = run.run.strays_killed
     if run.run.garbage:
         facts["unparsed_stdout_lines"] = run.run.garbage
     if run.run.stderr:

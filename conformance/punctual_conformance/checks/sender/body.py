@@ -6,8 +6,10 @@ from typing import Any
 
 from punctual_conformance.checks import check
 from punctual_conformance.checks.sender._support import (
+    EVIDENCE_CAP,
     body_problems,
     exchange_of,
+    exit_summary,
     is_utc,
     parsed_body,
 )
@@ -29,12 +31,14 @@ def _judge(scenarios: dict[str, ScenarioRun], secret: Secret, evidence: list[Exc
             problems = problems_of(run, capture)
             if problems:
                 wrong.append(f"{run.name} attempt {capture.index}: {'; '.join(problems)}")
-                evidence.append(exchange_of(run, capture, secret.reveal()))
+                if len(evidence) < EVIDENCE_CAP:
+                    evidence.append(exchange_of(run, capture, secret.reveal()))
             elif capture.index == 1 and len(evidence) < _SAMPLES:
                 evidence.append(exchange_of(run, capture, secret.reveal()))
     facts["attempts_checked"] = checked
     if checked == 0:
-        fail(expected, "no attempt reached the capture server")
+        fail(expected, "no attempt reached the capture server; the sender: "
+             + exit_summary(scenarios))
     expect(not wrong, expected, f"{len(wrong)} of {checked} attempts wrong",
            "\n".join(wrong[:10]))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from punctual_conformance.checks import check
+from punctual_conformance.checks.sender._support import REPORTED_CAP
 from punctual_conformance.outcomes import expect, not_verified
 from punctual_conformance.sender_fixtures import ScenarioRun
 
@@ -31,7 +32,8 @@ def history_problems(run: ScenarioRun) -> list[str]:
     reported = [r.response_code for r in reports if r.response_code is not None]
     answered = [c.status for c in run.captures if c.status is not None]
     if reported != answered:
-        problems.append(f"recorded response codes {reported}, the receiver answered {answered}")
+        problems.append(f"recorded response codes {_short(reported)}, the receiver answered "
+                        f"{_short(answered)}")
     if run.run.exit_code == 0 and reports and not reports[-1].delivered:
         problems.append("exit 0 (delivered) but the last attempt is not 'delivered'")
     if run.run.exit_code == 1 and reports and not reports[-1].final:
@@ -53,9 +55,15 @@ def test_reported_history_matches(punctual_scenarios: dict[str, ScenarioRun],
     wrong = {run.name: problems for run in with_reports
              if (problems := history_problems(run))}
     punctual_facts["scenarios_compared"] = len(with_reports)
-    punctual_facts["reported"] = {run.name: [r.raw for r in run.reports]
+    punctual_facts["reported"] = {run.name: [r.raw for r in run.reports[:REPORTED_CAP]]
                                   for run in with_reports}
     expect(not wrong, "reported response codes equal the receiver's answers; delivered "
            "after a 2xx only; final failure after give-up",
            f"{len(wrong)} of {len(with_reports)} scenarios differ",
-           "\n".join(f"{name}: {'; '.join(p)}" for name, p in list(wrong.items())[:8]))
+           "\n".join(f"{name}: {'; '.join(p[:5])}" + (f"; {len(p) - 5} more" if len(p) > 5
+                                                       else "")
+                     for name, p in list(wrong.items())[:8]))
+
+
+def _short(codes: list[int]) -> str:
+    return str(codes) if len(codes) <= 20 else f"{codes[:20]} … ({len(codes)} in all)"

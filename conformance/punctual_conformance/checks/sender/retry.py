@@ -7,6 +7,7 @@ from typing import Any
 
 from punctual_conformance.checks import check
 from punctual_conformance.checks.sender._support import (
+    EVIDENCE_CAP,
     exchange_of,
     judge_backoff,
     parsed_body,
@@ -25,7 +26,7 @@ from punctual_conformance.sender_fixtures import (
 
 def _show(run: ScenarioRun, secret: Secret, evidence: list[Exchange],
           facts: dict[str, Any]) -> None:
-    evidence.extend(exchange_of(run, c, secret.reveal()) for c in run.captures)
+    evidence.extend(exchange_of(run, c, secret.reveal()) for c in run.captures[:EVIDENCE_CAP])
     facts.update(run_facts(run))
 
 
@@ -98,8 +99,9 @@ def test_retries_carry_the_same_event(punctual_scenarios: dict[str, ScenarioRun]
                 problems.append(f"signature: {signature}")
             if problems:
                 wrong.append(f"{run.name} attempt {capture.index}: {'; '.join(problems)}")
-                punctual_evidence.extend(exchange_of(run, c, secret)
-                                         for c in (first, capture))
+                if len(punctual_evidence) < EVIDENCE_CAP:
+                    punctual_evidence.extend(exchange_of(run, c, secret)
+                                             for c in (first, capture))
     punctual_facts["scenarios_with_retries"] = judged
     if judged == 0:
         not_verified("no scenario saw a second attempt, so there is no retry to compare "
@@ -120,15 +122,18 @@ def test_no_attempt_after_a_2xx(punctual_scenarios: dict[str, ScenarioRun],
             continue
         watched[run.name] = round(run.grace_s, 3)
         after = [c for c in run.captures if c.index > success.index]
-        if after:
-            wrong.append(f"{run.name}: {len(after)} attempt(s) after the 2xx of attempt "
-                         f"{success.index}")
-            punctual_evidence.extend(exchange_of(run, c, secret) for c in (success, *after))
+        if after or run.unrecorded:
+            wrong.append(f"{run.name}: {len(after) + run.unrecorded} attempt(s) after the 2xx "
+                         f"of attempt {success.index}")
+            room = max(0, EVIDENCE_CAP - len(punctual_evidence))
+            punctual_evidence.extend(exchange_of(run, c, secret)
+                                     for c in (success, *after)[:room])
     punctual_facts["watched_after_2xx_s"] = watched
     if not watched:
         not_verified("no scenario reached a 2xx, so there is nothing to watch after one")
     expect(not wrong, "no further attempt after a 2xx (watched for max(1 s, 3x the largest "
-           "gap))", "; ".join(wrong))
+           "gap))", "; ".join(wrong[:8]) + (f"; {len(wrong) - 8} more" if len(wrong) > 8
+                                            else ""))
 
 
 @check("SND-RETRY-05")
@@ -138,6 +143,9 @@ def test_backoff_is_exponential(punctual_scenarios: dict[str, ScenarioRun],
                                 punctual_facts: dict[str, Any]) -> None:
     run = punctual_scenarios["backoff"]
     _show(run, punctual_secret, punctual_evidence, punctual_facts)
+    if not run.captures:
+        fail("attempts to judge the backoff of",
+             f"no attempt arrived; the sender: {run.run.describe_exit()}")
     # Attempts after the 2xx are SND-RETRY-04's business, not part of the backoff.
     last = run.success.index if run.success is not None else len(run.captures)
     judgement = judge_backoff([c.arrived for c in run.captures[:last]], run.run.declaration,
@@ -147,10 +155,13 @@ def test_backoff_is_exponential(punctual_scenarios: dict[str, ScenarioRun],
             "min_gaps_ms", []), strict=False):
         row["expected_min_gap_s"] = round(minimum / 1000, 4)
     punctual_facts["capture_timing_error"] = punctual_capture.timing.as_facts()
-    expect(not judgement.problems,
+    problems, gaps = judgement.problems, judgement.facts["gaps_ms"]
+    expect(not problems,
            "exponential backoff: the first retry not immediate, then "
            + str(judgement.facts.get("rule", "growing delays")),
-           "; ".join(judgement.problems) + f" (gaps {judgement.facts['gaps_ms']} ms)")
+           "; ".join(problems[:5]) + (f"; {len(problems) - 5} more" if len(problems) > 5
+                                      else "")
+           + f" (gaps {gaps[:20]}{' …' if len(gaps) > 20 else ''} ms)")
 
 
 @check("SND-RETRY-06")
@@ -161,7 +172,7 @@ def test_attempts_are_bounded(punctual_scenarios: dict[str, ScenarioRun],
     _show(run, punctual_secret, punctual_evidence, punctual_facts)
     expected = "the sender gives up (exit 1) within the scenario's bound, reporting it"
     expect(run.run.exit_code == 1, expected,
-           f"{run.run.describe_exit()} after {len(run.captures)} attempts")
+           f"{run.run.describe_exit()} after {run.received} attempts")
     if run.reports:
         last = run.reports[-1]
         expect(last.final, 'the last attempt line carries "final": true', last.raw)
