@@ -23,17 +23,6 @@ from punctual_conformance.capture_server import (
 from punctual_conformance.tls import EphemeralCA
 
 
-@pytest.fixture(scope="module")
-def ca() -> EphemeralCA:
-    return EphemeralCA()
-
-
-@pytest.fixture
-def server(ca: EphemeralCA) -> Iterator[CaptureServer]:
-    with CaptureServer(ca.server_context()) as running:
-        yield running
-
-
 @pytest.fixture
 def client(ca: EphemeralCA) -> Iterator[httpx.Client]:
     with httpx.Client(verify=ca.client_context(), timeout=5.0) as running:

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +26,6 @@ from punctual_conformance.signing import sign
 from punctual_conformance.tls import EphemeralCA
 
 SECRET = "whsec_reference-sender-test-9Zq"
-
-
-@pytest.fixture(scope="module")
-def ca() -> EphemeralCA:
-    return EphemeralCA()
-
-
-@pytest.fixture
-def server(ca: EphemeralCA) -> Iterator[CaptureServer]:
-    with CaptureServer(ca.server_context()) as running:
-        yield running
 
 
 @pytest.fixture

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import socketserver
 import ssl
 import statistics
 import struct
@@ -44,10 +43,12 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
+
+from punctual_conformance.tls_server import TlsThreadingServer
 
 __all__ = [
     "HOLD",
@@ -317,53 +318,26 @@ class CaptureServer:
             return True
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False
-    block_on_close = True
-    request_queue_size = 128
-
+class _Server(TlsThreadingServer):
     def __init__(self, address: tuple[str, int], owner: CaptureServer) -> None:
         self.owner = owner
-        self._connections: set[socket.socket] = set()
         self._resets: set[int] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler, bind_and_activate=False)
+        # Bound now, listening only on server_activate(): "refuse connections at first".
+        super().__init__(address, _Handler, owner.tls, handshake_timeout=HANDSHAKE_TIMEOUT,
+                         read_timeout=READ_TIMEOUT, bind_and_activate=False)
         try:
             self.server_bind()
         except BaseException:
             self.server_close()
             raise
 
-    def server_bind(self) -> None:
-        socketserver.TCPServer.server_bind(self)  # no reverse DNS lookup
-        self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
-
     def get_request(self) -> tuple[socket.socket, Any]:
-        sock, address = self.socket.accept()
-        connected = time.monotonic()
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self.owner.tls is not None:
-                sock = self.owner.tls.wrap_socket(sock, server_side=True,
-                                                  do_handshake_on_connect=False)
-        except BaseException:
-            sock.close()
-            raise
-        with self._connections_lock:
-            self._connections.add(sock)
+        sock, address = super().get_request()
         self.owner._count_connection()
-        return sock, (address, connected)
+        return sock, (address, time.monotonic())
 
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        if isinstance(request, ssl.SSLSocket):
-            request.settimeout(HANDSHAKE_TIMEOUT)
-            try:
-                request.do_handshake()
-            except (OSError, ValueError) as error:
-                self.owner._reject(f"TLS handshake failed: {error}")
-                return
-        request.settimeout(READ_TIMEOUT)
-        super().finish_request(request, client_address)
+    def handshake_failed(self, error: BaseException) -> None:
+        self.owner._reject(f"TLS handshake failed: {error}")
 
     def mark_reset(self, sock: socket.socket) -> None:
         with self._connections_lock:
@@ -371,22 +345,15 @@ class _Server(ThreadingHTTPServer):
 
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
-            self._connections.discard(request)
             reset = id(request) in self._resets
             self._resets.discard(id(request))
-        if reset:
-            with contextlib.suppress(OSError):
-                request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            socket.socket.close(request)  # no FIN, no TLS close_notify: an RST
+        if not reset:
+            super().shutdown_request(request)
             return
-        super().shutdown_request(request)
-
-    def abort_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for sock in connections:
-            with contextlib.suppress(OSError):
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        self.forget_connection(request)
+        with contextlib.suppress(OSError):
+            request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        socket.socket.close(request)  # no FIN, no TLS close_notify: an RST
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a sender resetting or stalling a connection is data, not a suite error

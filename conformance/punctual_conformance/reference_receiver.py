@@ -43,20 +43,17 @@ Command line (the secret comes from the environment, never from an argument)::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
 import signal
-import socket
-import socketserver
 import ssl
 import sys
 import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
@@ -65,6 +62,7 @@ from urllib.parse import parse_qs, urlsplit
 from punctual_conformance.receiver_store import ReceiverStore
 from punctual_conformance.signing import SIGNATURE_HEADER, verify
 from punctual_conformance.tls import DEFAULT_IDENTITIES, EphemeralCA
+from punctual_conformance.tls_server import TlsThreadingServer
 
 __all__ = [
     "OBSERVER_PATH",
@@ -284,63 +282,12 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False  # server_close() joins the connection threads
-    block_on_close = True
-    request_queue_size = 128  # the listen backlog (socketserver's default of 5 drops bursts)
-
+class _Server(TlsThreadingServer):
     def __init__(self, address: tuple[str, int], receiver: ReferenceReceiver) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
         self.receiver = receiver
-        self.tls = receiver._tls
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind does a reverse DNS lookup (getfqdn); skip it.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        # Runs in the accepting thread: no blocking work here, in particular no TLS handshake.
-        sock, address = self.socket.accept()
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self.tls is not None:
-                sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        except BaseException:
-            sock.close()
-            raise
-        with self._connections_lock:
-            self._connections.add(sock)
-        return sock, address
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        # Runs in the connection's own thread.
-        if isinstance(request, ssl.SSLSocket):
-            request.settimeout(self.receiver.handshake_timeout)
-            try:
-                request.do_handshake()
-            except (OSError, ValueError):  # SSLError, timeout, reset, closed by stop()
-                return
-        request.settimeout(self.receiver.read_timeout)
-        super().finish_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def abort_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for sock in connections:
-            # The plain-socket shutdown: SSLSocket.shutdown would drop its TLS state under the
-            # feet of the thread that is using it.
-            with contextlib.suppress(OSError):
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        super().__init__(address, _Handler, receiver._tls,
+                         handshake_timeout=receiver.handshake_timeout,
+                         read_timeout=receiver.read_timeout)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Resets, timeouts and the like from one connection: not worth a traceback on stderr.
