@@ -11,15 +11,17 @@ time is spent waiting on timeouts), and each test waits for its own.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from background_runs import background_runs, selected
 from bad_targets import (
     AnswersEverything,
     RawTarget,
@@ -38,7 +40,6 @@ pytestmark = pytest.mark.slow
 
 SECRET = "whsec_bad-targets-Vv2"
 BOUND_S = 60.0  # a bound on a whole run, not a speed target (most take 5-20 s)
-PARALLEL_RUNS = 3
 ROW_IDS = [r.id for r in RECEIVER_REQUIREMENTS]
 FAILED, NOT_VERIFIED = "failed", "not-verified"
 
@@ -72,7 +73,8 @@ def _refused(stack: contextlib.ExitStack, ca: EphemeralCA, bundle: Path) -> Setu
 
 
 def _unknown_host(stack: contextlib.ExitStack, ca: EphemeralCA, bundle: Path) -> Setup:
-    # .invalid never resolves (RFC 6761); the lookup fails at once with "not known".
+    # .invalid never resolves (RFC 6761); tests/loopback_only answers "not known" at once,
+    # without asking any resolver.
     return Setup("https://nonexistent.invalid/webhook")
 
 
@@ -176,17 +178,9 @@ def _run_case(name: str, workdir: Path) -> BadRun:
 @pytest.fixture(scope="module")
 def bad_runs(request: pytest.FixtureRequest,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[BadRun]]]:
-    names: list[str] = []
-    for item in request.session.items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and "case_name" in callspec.params:
-            names.append(str(callspec.params["case_name"]))
-    pool = ThreadPoolExecutor(PARALLEL_RUNS, thread_name_prefix="bad-target-run")
-    try:
-        yield {name: pool.submit(_run_case, name, tmp_path_factory.mktemp(name))
-               for name in dict.fromkeys(names)}
-    finally:  # after a -x stop, the runs not yet started are dropped
-        pool.shutdown(wait=True, cancel_futures=True)
+    jobs = {name: functools.partial(_run_case, name) for name in selected(request, "case_name")}
+    with background_runs(jobs, tmp_path_factory, "bad-target-run") as futures:
+        yield futures
 
 
 def _context(name: str, bad: BadRun) -> str:

@@ -12,18 +12,19 @@ time, and each test waits for its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+import functools
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 
+from background_runs import background_runs, selected
 from flawed_receivers import CONTROLS, FLAWS, Flaw, suite_arguments
 from punctual_conformance.catalogue import RECEIVER_REQUIREMENTS, Level
 from suite_runner import SuiteRun, run_suite
 
 SECRET = "whsec_flawed-receivers-Kp4"
-PARALLEL_RUNS = 2
 LEVELS = {r.id: r.level for r in RECEIVER_REQUIREMENTS}
 
 
@@ -49,32 +50,17 @@ def _start_control(name: str, workdir: Path) -> SuiteRun:
         receiver.stop()
 
 
-def _selected(session: pytest.Session, param: str) -> list[str]:
-    names = []
-    for item in session.items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and param in callspec.params:
-            names.append(str(callspec.params[param]))
-    return list(dict.fromkeys(names))
-
-
 @pytest.fixture(scope="module")
 def suite_runs(request: pytest.FixtureRequest,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[SuiteRun]]]:
     """Every selected flaw's and control's run, started in the background."""
-    pool = ThreadPoolExecutor(PARALLEL_RUNS, thread_name_prefix="suite-run")
-    try:
-        futures = {
-            name: pool.submit(_start_flaw, name, tmp_path_factory.mktemp(name))
-            for name in _selected(request.session, "flaw_name")
-        }
-        futures.update({
-            name: pool.submit(_start_control, name, tmp_path_factory.mktemp(name))
-            for name in _selected(request.session, "control_name")
-        })
+    jobs: dict[str, Callable[[Path], SuiteRun]] = {
+        name: functools.partial(_start_flaw, name) for name in selected(request, "flaw_name")
+    }
+    jobs.update({name: functools.partial(_start_control, name)
+                 for name in selected(request, "control_name")})
+    with background_runs(jobs, tmp_path_factory, "suite-run") as futures:
         yield futures
-    finally:  # after a -x stop, the runs not yet started are dropped
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _rows(run: SuiteRun) -> str:

@@ -37,6 +37,7 @@ import pytest
 
 from punctual_conformance.catalogue import RECEIVER_REQUIREMENTS, SENDER_REQUIREMENTS
 from punctual_conformance.reference_receiver import ReferenceReceiver, Reply
+from suite_runner import LOOPBACK_ONLY, UNUSED_PLUGINS
 
 TESTS = Path(__file__).resolve().parent
 HOSTILE = TESTS / "hostile_senders" / "hostile.py"
@@ -105,7 +106,8 @@ def run_suite(workdir: Path, *options: str, secret: str = SECRET,
         "HOSTILE_RUN_MARKER": marker,
         **(env or {}),
     })
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *LOOPBACK_ONLY,
+               *UNUSED_PLUGINS,
                "-p", "hostile_senders.memprobe",
                "--punctual-report-json", str(workdir / "report.json"),
                "--punctual-report", str(workdir / "report.html"),

@@ -17,18 +17,20 @@ logs) any other destination, and the tests assert that log is empty.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from background_runs import background_runs, selected
 from hostile_targets import (
     HUGE_BODY_BYTES,
     HUGE_HEADER_BYTES,
@@ -46,7 +48,6 @@ from punctual_conformance.evidence import EXCERPT_LIMIT
 pytestmark = pytest.mark.slow
 
 BOUND_S = 90.0  # a bound on a whole run, not a speed target (most take 7-25 s)
-PARALLEL_RUNS = 2
 MEMORY_MARGIN_MIB = 64.0  # over the control run; a 100 MB body read whole would add >= 95
 REPORT_SIZE_LIMIT = 8 * 1024 * 1024  # each report, in bytes (a normal run writes < 0.5 MB)
 ROW_IDS = [r.id for r in RECEIVER_REQUIREMENTS]
@@ -188,17 +189,10 @@ def _run_in_fresh_process(name: str, workdir: Path) -> CaseResult:
 @pytest.fixture(scope="module")
 def hostile_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                  ) -> Iterator[dict[str, Future[CaseResult]]]:
-    names = [CONTROL]  # the memory baseline, needed by every case
-    for item in request.session.items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and "case_name" in callspec.params:
-            names.append(str(callspec.params["case_name"]))
-    pool = ThreadPoolExecutor(PARALLEL_RUNS, thread_name_prefix="hostile-target-run")
-    try:
-        yield {name: pool.submit(_run_in_fresh_process, name, tmp_path_factory.mktemp(name))
-               for name in dict.fromkeys(names)}
-    finally:  # after a -x stop, the runs not yet started are dropped
-        pool.shutdown(wait=True, cancel_futures=True)
+    names = [CONTROL, *selected(request, "case_name")]  # CONTROL: every case's memory baseline
+    jobs = {name: functools.partial(_run_in_fresh_process, name) for name in dict.fromkeys(names)}
+    with background_runs(jobs, tmp_path_factory, "hostile-target-run") as futures:
+        yield futures
 
 
 def _context(result: CaseResult) -> str:

@@ -16,7 +16,7 @@ SECRET = "s3cr3t-Zq9-distinctive-🔑"
 def reference_run(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
     workdir = tmp_path_factory.mktemp("reference-run")
     return run_suite(workdir, "--punctual-target", "reference", "--junitxml",
-                     str(workdir / "junit.xml"), secret=SECRET, html=True)
+                     str(workdir / "junit.xml"), secret=SECRET, html=True, all_plugins=True)
 
 
 def test_reference_receiver_is_conformant(reference_run: SuiteRun) -> None:

@@ -4,7 +4,6 @@ command runner, and the backoff judgement."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 
+import suite_runner
 from punctual_conformance.catalogue import SENDER_REQUIREMENTS
 from punctual_conformance.checks.sender._support import judge_backoff
 from punctual_conformance.sender_command import (
@@ -23,28 +23,19 @@ from punctual_conformance.sender_command import (
     SenderCommand,
     parse_line,
 )
+from suite_runner import SuiteRun
 
 TESTS = Path(__file__).resolve().parent
 SECRET = "whsec_sender-mode-test-Vb3"
 SUITE_TIMEOUT = 240
 
 
-def run_suite(command: str, workdir: Path, **extra_env: str) -> tuple[
-        subprocess.CompletedProcess[str], dict[str, Any]]:
-    """Run the suite in sender mode from an empty folder; return the process and report."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    report = workdir / "report.json"
-    env = dict(os.environ, PUNCTUAL_WEBHOOK_SECRET=SECRET,
-               PYTHONPATH=os.pathsep.join(filter(None, [str(TESTS),
-                                                        os.environ.get("PYTHONPATH")])),
-               **extra_env)
-    env.pop("PUNCTUAL_TARGET", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--punctual-sender-cmd",
-         command, "--punctual-report-json", str(report)],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=SUITE_TIMEOUT)
-    assert report.exists(), result.stdout[-3000:] + result.stderr[-3000:]
-    return result, json.loads(report.read_text(encoding="utf-8"))
+def run_suite(command: str, workdir: Path, **extra_env: str) -> tuple[SuiteRun, dict[str, Any]]:
+    """Run the suite in sender mode from an empty folder; return the run and its report."""
+    run = suite_runner.run_suite(workdir, "--punctual-sender-cmd", command, secret=SECRET,
+                                 env=extra_env)
+    assert run.report, run.explain()
+    return run, run.report
 
 
 def outcomes(report: dict[str, Any]) -> dict[str, str]:

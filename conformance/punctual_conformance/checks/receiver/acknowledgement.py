@@ -15,7 +15,6 @@ from punctual_conformance.events import (
     serialize,
 )
 from punctual_conformance.evidence import Exchange
-from punctual_conformance.generation import generated_events
 from punctual_conformance.outcomes import expect, fail, not_verified
 from punctual_conformance.schemas import EVENT_TYPES
 from punctual_conformance.settings import Settings
@@ -98,6 +97,9 @@ def test_unknown_extra_fields_are_tolerated(punctual_client: TargetClient) -> No
 def _with_non_ascii(event_type: str, count: int, seed: int) -> list[dict[str, Any]]:
     """``count`` generated events, at least one of them with non-ASCII text (the profile
     asks for it, and hypothesis's first, simplest draws are often plain ASCII)."""
+    # Imported here: schemathesis and hypothesis cost a start-up only this row needs.
+    from punctual_conformance.generation import generated_events
+
     envelopes = generated_events(event_type, count, seed)
     if any(not serialize(e).isascii() for e in envelopes):
         return envelopes
