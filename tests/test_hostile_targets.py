@@ -154,8 +154,8 @@ EXPECTED: dict[str, dict[str, Row]] = {
         "RCV-ACK-01": _row(FAILED, "not a valid http response|illegal status line|more characters"),
     },
     "closes-at-accept": {
-        "RCV-ACK-01": _row(FAILED, "tls handshake failed", "connection reset"),
-        "RCV-TLS-02": _row(NOT_VERIFIED, "tls handshake failed", "connection reset"),
+        "RCV-ACK-01": _row(FAILED, "during the tls handshake", "connection reset"),
+        "RCV-TLS-02": _row(NOT_VERIFIED, "during the tls handshake", "connection reset"),
     },
     "closes-after-request": {
         "RCV-ACK-01": _row(FAILED, *DISCONNECTED),

@@ -21,7 +21,14 @@ from punctual_conformance.evidence import Exchange, excerpt
 from punctual_conformance.secret import Secret
 from punctual_conformance.signing import SIGNATURE_HEADER, sign
 
-__all__ = ["RESPONSE_READ_CAP", "SIGN", "TargetClient", "client_ssl_context", "describe_error"]
+__all__ = [
+    "RESPONSE_READ_CAP",
+    "SIGN",
+    "TargetClient",
+    "client_ssl_context",
+    "describe_error",
+    "read_capped",
+]
 
 RESPONSE_READ_CAP = 64 * 1024
 ERROR_TEXT_LIMIT = 300
@@ -67,6 +74,10 @@ def _describe_error(error: BaseException, timeout: float) -> str:
     while cause is not None:
         if isinstance(cause, ssl.SSLCertVerificationError):
             return f"TLS certificate verification failed: {cause.verify_message}"
+        if isinstance(cause, ssl.SSLEOFError) or \
+                getattr(cause, "reason", None) == "UNEXPECTED_EOF_WHILE_READING":
+            # The peer hung up mid-handshake: nothing was learnt about its certificate.
+            return "connection closed by the target during the TLS handshake"
         if isinstance(cause, ssl.SSLError):
             return f"TLS handshake failed: {cause.reason or cause}"
         if isinstance(cause, ConnectionRefusedError):
@@ -178,7 +189,7 @@ class TargetClient:
                 exchange.latency_ms = (time.perf_counter() - started) * 1000
                 exchange.status = response.status_code
                 exchange.response_headers = dict(response.headers)
-                exchange.response_body = excerpt(_read_capped(response, deadline))
+                exchange.response_body = excerpt(read_capped(response, deadline=deadline))
         except (httpx.HTTPError, OSError, ssl.SSLError) as error:
             exchange.error = describe_error(error, self.timeout)
             if exchange.status is None:
@@ -197,16 +208,17 @@ class TargetClient:
         return exchange
 
 
-def _read_capped(response: httpx.Response, deadline: float) -> bytes:
-    """Read at most RESPONSE_READ_CAP bytes; a body still coming at the deadline is a timeout
-    (a response that never ends is no answer), a body past the cap is simply cut."""
+def read_capped(response: httpx.Response, cap: int = RESPONSE_READ_CAP,
+                deadline: float | None = None) -> bytes:
+    """Read at most ``cap`` bytes; a body still coming at the ``deadline`` (perf_counter) is a
+    timeout (a response that never ends is no answer), a body past the cap is simply cut."""
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_raw():
         chunks.append(chunk)
         size += len(chunk)
-        if size >= RESPONSE_READ_CAP:
+        if size >= cap:
             break
-        if time.perf_counter() > deadline:
+        if deadline is not None and time.perf_counter() > deadline:
             raise httpx.ReadTimeout("the response body was still coming at the deadline")
-    return b"".join(chunks)[:RESPONSE_READ_CAP]
+    return b"".join(chunks)[:cap]

@@ -7,7 +7,7 @@ import ssl
 
 import httpx
 
-from punctual_conformance.client import describe_error
+from punctual_conformance.client import describe_error, read_capped
 from punctual_conformance.deadline_transport import DeadlineTransport, total_deadline
 
 __all__ = ["OBSERVER_READ_CAP", "ObserverClient", "ObserverError"]
@@ -58,7 +58,7 @@ class ObserverClient:
             with total_deadline(self._timeout), self._client.stream(
                     "GET", self.url, params={"event_id": event_id}) as response:
                 status = response.status_code
-                content = _read_prefix(response) if status == 200 else b""
+                content = read_capped(response, OBSERVER_READ_CAP) if status == 200 else b""
         except httpx.HTTPError as error:
             raise ObserverError(
                 f"observer {self.url} unreachable: {describe_error(error, self._timeout)}"
@@ -76,13 +76,4 @@ class ObserverClient:
         return processed
 
 
-def _read_prefix(response: httpx.Response) -> bytes:
-    """The first OBSERVER_READ_CAP bytes of the body (all of it, if shorter)."""
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_raw():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= OBSERVER_READ_CAP:
-            break
-    return b"".join(chunks)[:OBSERVER_READ_CAP]
+
