@@ -38,7 +38,7 @@ from paths import ROOT, SHARED
 from punctual_conformance.catalogue import RECEIVER_REQUIREMENTS
 from punctual_conformance.events import new_event
 from suite_runner import SuiteRun, run_suite
-from toolchains import in_ci, require_executable
+from toolchains import require_executable, skip_or_fail
 
 pytestmark = pytest.mark.slow
 
@@ -215,17 +215,10 @@ class SeedRun:
                 f"{self.stderr_log}\n{self.logs[-3000:]}")
 
 
-def _skip_or_fail(message: str) -> None:
-    __tracebackhide__ = True
-    if in_ci():
-        pytest.fail(f"{message} (CI=true: fails instead of skipping)")
-    pytest.skip(message)
-
-
 def _check_source(receiver: SeedReceiver) -> None:
     __tracebackhide__ = True
     if not receiver.file.is_file():
-        _skip_or_fail(f"the seed's receiver examples are not at {SEED_RECEIVERS}")
+        skip_or_fail(f"the seed's receiver examples are not at {SEED_RECEIVERS}")
     digest = hashlib.sha256(receiver.file.read_bytes()).hexdigest()
     assert digest == receiver.sha256, (
         f"{receiver.file} changed (sha256 {digest}); these expectations were written for "
@@ -246,19 +239,19 @@ def _expected_for(receiver: SeedReceiver) -> Expected:
     if receiver.name == "node-express":
         require_executable("node", "running the page's Node example")
         if not (NODE_MODULES / "express" / "package.json").is_file():
-            _skip_or_fail(f"express is not installed in {NODE_MODULES}: run "
+            skip_or_fail(f"express is not installed in {NODE_MODULES}: run "
                           "`npm install --prefix tests/node`")
         return _NODE
     if receiver.name == "python-flask":
         if importlib.util.find_spec("flask") is None:
-            _skip_or_fail(f"flask is not installed for {sys.executable}: pip install -e '.[test]'")
+            skip_or_fail(f"flask is not installed for {sys.executable}: pip install -e '.[test]'")
         return _FLASK
     php = require_executable("php", "running the page's PHP example (Debian package php-cli)")
     variables_order, display_errors = _php_config(php, receiver.php_options)
     if display_errors.strip().lower() not in {"", "0", "off", "no", "false", "stderr"}:
         # With display_errors on, the warning is printed before the fatal error, the status
         # line goes out as 200 and a missing signature is acknowledged: other rows fail.
-        _skip_or_fail(f"this php has display_errors={display_errors!r}; the expectations "
+        skip_or_fail(f"this php has display_errors={display_errors!r}; the expectations "
                       "assume it off, as in Debian's php-cli php.ini")
     return _PHP_WITH_ENV if "E" in variables_order.upper() else _PHP_WITHOUT_ENV
 
